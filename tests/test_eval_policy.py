@@ -12,11 +12,12 @@ from flax import nnx
 
 from jaxrec.env import CompileConfig, StoreTables, compile_store
 from jaxrec.eval.baselines import oracle_policy, run_episode
-from jaxrec.eval.policy_eval import evaluate_policy, policy_chooser
+from jaxrec.eval.policy_eval import evaluate_policy, policy_agent
 from jaxrec.models.bert import Bert
 from jaxrec.models.config import BertConfig
 from jaxrec.models.policy import ChoicePolicy
-from jaxrec.train.generate import oracle_chooser, oracle_tables
+from jaxrec.train import generate
+from jaxrec.train.generate import oracle_agent, oracle_tables
 from jaxrec.webshop.agent_view import AgentEnv
 from jaxrec.webshop.store import WebShopStore
 
@@ -39,7 +40,7 @@ def policy(tokenizer) -> ChoicePolicy:
 def test_oracle_success_equals_the_reference_oracle(synthetic, tables):
     goals = np.random.default_rng(1).choice(len(synthetic.goals), 40, replace=False).tolist()
     figures = evaluate_policy(
-        tables, oracle_chooser(tables, oracle_tables(synthetic)), goals, jax.random.PRNGKey(0)
+        tables, oracle_agent(tables, oracle_tables(synthetic)), goals, jax.random.PRNGKey(0)
     )
     env = AgentEnv(WebShopStore.from_data(synthetic), max_steps=MAX_STEPS)
     rng = np.random.default_rng(0)
@@ -52,17 +53,29 @@ def test_oracle_success_equals_the_reference_oracle(synthetic, tables):
 
 @pytest.mark.parametrize("greedy", [True, False])
 def test_random_policy_runs_end_to_end_deterministically(tables, policy, greedy):
-    choose = policy_chooser(policy, greedy=greedy)
-    figures = evaluate_policy(tables, choose, list(range(6)), jax.random.PRNGKey(3), max_steps=6)
+    agent = policy_agent(policy, greedy=greedy)
+    figures = evaluate_policy(tables, agent, list(range(6)), jax.random.PRNGKey(3), max_steps=6)
     assert all(math.isfinite(v) for v in figures.values())
     assert 0.0 <= figures["success"] <= 1.0
     # Wilson's bounds carry rounding error at 0 and 1
     assert figures["success_low"] <= figures["success"] <= figures["success_high"]
     assert 0.0 < figures["mean_steps"] <= 6
-    again = evaluate_policy(tables, choose, list(range(6)), jax.random.PRNGKey(3), max_steps=6)
+    again = evaluate_policy(tables, agent, list(range(6)), jax.random.PRNGKey(3), max_steps=6)
     assert again == figures
 
 
 def test_no_goals_is_an_error(tables, policy):
     with pytest.raises(ValueError, match="at least one goal"):
-        evaluate_policy(tables, policy_chooser(policy), [], jax.random.PRNGKey(0))
+        evaluate_policy(tables, policy_agent(policy), [], jax.random.PRNGKey(0))
+
+
+def test_new_parameters_reuse_the_compiled_rollout(tables, policy):
+    goals, key = list(range(4)), jax.random.PRNGKey(5)
+    first = policy_agent(policy)
+    evaluate_policy(tables, first, goals, key, max_steps=3)
+    compiled = generate._rollout._cache_size()
+    shifted = jax.tree.map(lambda x: x + 0.5, first.params)
+    second = policy_agent(policy)._replace(params=shifted)
+    assert second.choose is first.choose
+    evaluate_policy(tables, second, goals, key, max_steps=3)
+    assert generate._rollout._cache_size() == compiled

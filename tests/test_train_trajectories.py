@@ -15,6 +15,7 @@ from jaxrec.eval.baselines import oracle_policy, run_episode
 from jaxrec.train.batching import encode_steps
 from jaxrec.train.demos import oracle_demonstrations
 from jaxrec.train.generate import (
+    Agent,
     generate_trajectories,
     oracle_choice,
     oracle_tables,
@@ -209,7 +210,7 @@ def test_generation_keeps_successes_and_prunes_detours(synthetic, tables, env, t
     oracle = oracle_tables(synthetic)
     goals = np.random.default_rng(1).choice(len(synthetic.goals), 48, replace=False).tolist()
 
-    def detour(key, states, timesteps):
+    def detour(params, key, states, timesteps):
         """The oracle, but first look at another result and come back."""
         best = jax.vmap(oracle_choice, in_axes=(None, None, 0))(tables, oracle, states)
         kinds = states.action_kind
@@ -229,17 +230,19 @@ def test_generation_keeps_successes_and_prunes_detours(synthetic, tables, env, t
         t.goal_index: t
         for t in oracle_trajectories_compiled(tables, oracle, env, goals, jax.random.PRNGKey(0))
     }
-    kept = generate_trajectories(tables, env, detour, goals, jax.random.PRNGKey(2), render=False)
+    kept = generate_trajectories(
+        tables, env, Agent(detour), goals, jax.random.PRNGKey(2), render=False
+    )
     assert kept and len(kept) == sum(t.reward == 1.0 for t in reference.values())
     for trajectory in kept:
         assert trajectory.source == "generated" and trajectory.reward == 1.0
         assert trajectory.actions == reference[trajectory.goal_index].actions  # detour cut
         replay(env, trajectory)
-    raw = rollout(tables, detour, goals, jax.random.PRNGKey(2), render=False)
+    raw = rollout(tables, Agent(detour), goals, jax.random.PRNGKey(2), render=False)
     raw_steps = (raw.action >= 0).sum(1)
     assert sum(raw_steps) >= sum(len(t.actions) for t in reference.values()) + 2 * len(kept)
 
-    def noisy(key, states, timesteps):
+    def noisy(params, key, states, timesteps):
         """The oracle with one action in four random: successes with assorted loops."""
         pick, explore = jax.random.split(key)
         mask = timesteps.observation.action_mask
@@ -247,7 +250,9 @@ def test_generation_keeps_successes_and_prunes_detours(synthetic, tables, env, t
         best = jax.vmap(oracle_choice, in_axes=(None, None, 0))(tables, oracle, states)
         return jnp.where(jax.random.uniform(explore, best.shape) < 0.25, random, best)
 
-    kept = generate_trajectories(tables, env, noisy, goals, jax.random.PRNGKey(3), render=False)
+    kept = generate_trajectories(
+        tables, env, Agent(noisy), goals, jax.random.PRNGKey(3), render=False
+    )
     assert kept
     for trajectory in kept:
         assert trajectory.reward == 1.0 and trajectory.done

@@ -1,12 +1,13 @@
 """Held-out evaluation of a choice policy in the compiled store: success rate and score.
 
-The policy becomes a `generate.Chooser`, so evaluation is the same jit-compiled rollout
+The policy becomes a `generate.Agent`, so evaluation is the same jit-compiled rollout
 that generates trajectories; only the per-goal rewards are summarised, each figure with
 its 95% interval.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,23 +18,17 @@ from jaxrec.env import EnvState, StoreTables, TimeStep
 from jaxrec.eval.stats import mean_interval, wilson_interval
 from jaxrec.models.policy import ChoicePolicy, sample
 from jaxrec.models.policy import greedy as most_likely
-from jaxrec.train.generate import Chooser, rollout
+from jaxrec.train.generate import Agent, Chooser, rollout
 
 
-def policy_chooser(policy: ChoicePolicy, *, greedy: bool = True) -> Chooser:
-    """The policy as a batched chooser over the observation's offered actions: its most
-    likely action if `greedy`, else one drawn from it.
+@functools.cache
+def policy_chooser(graphdef: nnx.GraphDef, *, greedy: bool = True) -> Chooser:
+    """The chooser of every policy of one structure: its most likely offered action if
+    `greedy`, else one drawn from it. Cached, so the compiled rollout is reused."""
 
-    The module is split now and merged inside the trace, so the chooser is a plain function
-    (hashable, as `rollout`'s jit needs of a static argument) holding a snapshot of the
-    parameters: later training does not change it. The snapshot is baked into the compiled
-    rollout as constants, so each new chooser compiles once.
-    """
-    graphdef, state = nnx.split(policy)
-
-    def choose(key: jax.Array, states: EnvState, timesteps: TimeStep) -> jax.Array:
+    def choose(params: nnx.State, key: jax.Array, states: EnvState, timesteps: TimeStep):
         obs = timesteps.observation
-        log_probs = nnx.merge(graphdef, state)(
+        log_probs = nnx.merge(graphdef, params)(
             obs.state_ids, obs.state_mask, obs.action_ids, obs.action_token_mask, obs.action_mask
         ).log_probs
         return most_likely(log_probs) if greedy else sample(key, log_probs)
@@ -41,9 +36,16 @@ def policy_chooser(policy: ChoicePolicy, *, greedy: bool = True) -> Chooser:
     return choose
 
 
+def policy_agent(policy: ChoicePolicy, *, greedy: bool = True) -> Agent:
+    """The policy as a batched agent holding a snapshot of its current parameters: later
+    training does not change the agent, and a later snapshot reuses the compiled rollout."""
+    graphdef, params = nnx.split(policy)
+    return Agent(policy_chooser(graphdef, greedy=greedy), params)
+
+
 def evaluate_policy(
     tables: StoreTables,
-    choose: Chooser,
+    agent: Agent,
     goal_indices: Sequence[int],
     key: jax.Array,
     *,
@@ -56,7 +58,7 @@ def evaluate_policy(
     """
     if not len(goal_indices):
         raise ValueError("evaluate_policy needs at least one goal")
-    batch = rollout(tables, choose, goal_indices, key, max_steps=max_steps)
+    batch = rollout(tables, agent, goal_indices, key, max_steps=max_steps)
     rewards = batch.reward.sum(axis=1)  # only the buying step is rewarded
     episodes = len(rewards)
     wins = int((rewards == 1.0).sum())

@@ -28,7 +28,7 @@ from jaxrec.data.cli import catalog_dir
 from jaxrec.data.splits import split_goals
 from jaxrec.data.store_data import build_store_data
 from jaxrec.env import CompileConfig, StoreTables, compile_store
-from jaxrec.eval.policy_eval import evaluate_policy, policy_chooser
+from jaxrec.eval.policy_eval import evaluate_policy, policy_agent
 from jaxrec.experiments.config import add_config_arguments, config_from_args, save_config
 from jaxrec.experiments.metrics import MetricsLog, plot_metrics
 from jaxrec.experiments.run_dir import make_run_dir
@@ -78,7 +78,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Greedy play of the eval goals; the same key every time, so figures move only with the
     parameters."""
-    return evaluate_policy(tables, policy_chooser(policy), goals.tolist(), jax.random.PRNGKey(seed))
+    return evaluate_policy(tables, policy_agent(policy), goals.tolist(), jax.random.PRNGKey(seed))
 
 
 def train(config: ILConfig, *, resume: bool = False, init_from: str | None = None) -> Path:

@@ -10,7 +10,7 @@ The oracle is `jaxrec.eval.baselines.oracle_policy` as array logic: take the fir
 candidate; on a results page click the goal product if shown, else `next >` up to page 5,
 else the first result (or `back to search` on an empty page); on an item page click each
 goal option value not yet selected, then buy; on a sub-page `< prev`. Self-generation (the
-paper's self-learning) samples any chooser on training goals and keeps the episodes with
+paper's self-learning) samples any agent on training goals and keeps the episodes with
 reward exactly 1, loops pruned.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -34,9 +34,22 @@ from jaxrec.train.trajectories import REWARD_TOLERANCE, Source, Trajectory, prun
 from jaxrec.webshop.agent_view import AgentEnv
 from jaxrec.webshop.pages import RESULTS_PER_PAGE
 
-# choose(key, states, timesteps) -> (sessions,) int32 slot among the offered actions.
-# States are passed as well as timesteps because scripted choosers (the oracle) read them.
-Chooser = Callable[[jax.Array, EnvState, TimeStep], jax.Array]
+# choose(params, key, states, timesteps) -> (sessions,) int32 slot among the offered
+# actions. States are passed as well as timesteps because scripted choosers (the oracle)
+# read them.
+Chooser = Callable[[Any, jax.Array, EnvState, TimeStep], jax.Array]
+
+
+class Agent(NamedTuple):
+    """A batched chooser and the arrays it reads (policy parameters, oracle tables).
+
+    `choose` is a static argument of the compiled rollout and `params` a traced one, so new
+    parameters of the same shapes reuse the compiled rollout: keep `choose` one long-lived
+    function per kind of agent, not a fresh closure per call.
+    """
+
+    choose: Chooser
+    params: Any = None
 
 
 @struct.dataclass
@@ -143,13 +156,15 @@ def oracle_choice(tables: StoreTables, oracle: OracleTables, state: EnvState) ->
     return jnp.where(state.num_actions > 0, choice, -1).astype(jnp.int32)
 
 
-def oracle_chooser(tables: StoreTables, oracle: OracleTables) -> Chooser:
-    """The oracle as a batched chooser."""
+def _choose_oracle(
+    params: tuple[StoreTables, OracleTables], key: jax.Array, states: EnvState, timesteps: TimeStep
+) -> jax.Array:
+    return jax.vmap(oracle_choice, in_axes=(None, None, 0))(*params, states)
 
-    def choose(key: jax.Array, states: EnvState, timesteps: TimeStep) -> jax.Array:
-        return jax.vmap(oracle_choice, in_axes=(None, None, 0))(tables, oracle, states)
 
-    return choose
+def oracle_agent(tables: StoreTables, oracle: OracleTables) -> Agent:
+    """The oracle as a batched agent."""
+    return Agent(_choose_oracle, (tables, oracle))
 
 
 class Rollout(NamedTuple):
@@ -163,7 +178,13 @@ class Rollout(NamedTuple):
 
 @functools.partial(jax.jit, static_argnames=("choose", "steps", "render"))
 def _rollout(
-    tables: StoreTables, choose: Chooser, goals: jax.Array, key: jax.Array, steps: int, render: bool
+    tables: StoreTables,
+    choose: Chooser,
+    params: Any,
+    goals: jax.Array,
+    key: jax.Array,
+    steps: int,
+    render: bool,
 ) -> tuple[jax.Array, ...]:
     sessions = goals.shape[0]
     reset_key, key = jax.random.split(key)
@@ -177,7 +198,7 @@ def _rollout(
 
     def body(carry, step_key):
         states, timesteps = carry
-        slot = choose(step_key, states, timesteps).astype(jnp.int32)
+        slot = choose(params, step_key, states, timesteps).astype(jnp.int32)
         source = jnp.take_along_axis(
             states.action_source, jnp.clip(slot, 0, states.action_source.shape[1] - 1)[:, None], 1
         )[:, 0]
@@ -191,20 +212,22 @@ def _rollout(
 
 def rollout(
     tables: StoreTables,
-    choose: Chooser,
+    agent: Agent,
     goal_indices: Sequence[int],
     key: jax.Array,
     *,
     max_steps: int | None = None,
     render: bool = True,
 ) -> Rollout:
-    """Run `choose` on each goal in parallel for `max_steps` (default: the store's limit).
+    """Run `agent` on each goal in parallel for `max_steps` (default: the store's limit).
 
-    `render=False` skips the observation tokens, for choosers that do not read them.
+    `render=False` skips the observation tokens, for agents that do not read them.
     """
     goals = jnp.asarray(goal_indices, jnp.int32)
     steps = tables.config.max_steps if max_steps is None else max_steps
-    action, reward, done = jax.device_get(_rollout(tables, choose, goals, key, steps, render))
+    action, reward, done = jax.device_get(
+        _rollout(tables, agent.choose, agent.params, goals, key, steps, render)
+    )
     return Rollout(np.asarray(goals), action, reward, done)
 
 
@@ -259,7 +282,7 @@ def oracle_trajectories_compiled(
     the cap (or on a catalog whose pages stay under it) for exact oracle episodes.
     """
     batch = rollout(
-        tables, oracle_chooser(tables, oracle), goal_indices, key, max_steps=max_steps, render=False
+        tables, oracle_agent(tables, oracle), goal_indices, key, max_steps=max_steps, render=False
     )
     return to_trajectories(env, batch, "oracle")
 
@@ -267,16 +290,16 @@ def oracle_trajectories_compiled(
 def generate_trajectories(
     tables: StoreTables,
     env: AgentEnv,
-    choose: Chooser,
+    agent: Agent,
     goal_indices: Sequence[int],
     key: jax.Array,
     *,
     max_steps: int | None = None,
     render: bool = True,
 ) -> list[Trajectory]:
-    """Self-generated trajectories: run `choose` on the goals in parallel, keep the episodes
+    """Self-generated trajectories: run `agent` on the goals in parallel, keep the episodes
     with reward exactly 1, loops pruned (the paper's self-learning data)."""
-    batch = rollout(tables, choose, goal_indices, key, max_steps=max_steps, render=render)
+    batch = rollout(tables, agent, goal_indices, key, max_steps=max_steps, render=render)
     won = batch.done.any(axis=1) & (batch.reward.max(axis=1) == 1.0)
     kept = []
     for b in np.flatnonzero(won):
