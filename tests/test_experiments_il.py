@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from jaxrec.experiments.config import ConfigError
-from jaxrec.experiments.il import batch_rows, main
+from jaxrec.experiments.il import main
 from jaxrec.experiments.metrics import read_metrics
+from jaxrec.experiments.workspace import epoch_rows
 from jaxrec.models.factory import make_policy
 from jaxrec.train.checkpoint import Checkpointer
 from jaxrec.train.imitation import make_optimizer
@@ -37,11 +38,11 @@ def _params(run_dir) -> list[np.ndarray]:
     return [np.asarray(x) for x in jax.tree.leaves(policy)]
 
 
-def test_batch_rows_cover_each_epoch_and_depend_only_on_seed_and_step():
-    epoch = np.concatenate([batch_rows(10, 5, 0, s) for s in (0, 1)])
+def test_epoch_rows_cover_each_epoch_and_depend_only_on_seed_and_step():
+    epoch = np.concatenate([epoch_rows(10, 5, 0, s) for s in (0, 1)])
     assert sorted(epoch) == list(range(10))
-    assert (batch_rows(10, 5, 0, 7) == batch_rows(10, 5, 0, 7)).all()
-    assert not (batch_rows(10, 5, 1, 0) == batch_rows(10, 5, 0, 0)).all()
+    assert (epoch_rows(10, 5, 0, 7) == epoch_rows(10, 5, 0, 7)).all()
+    assert not (epoch_rows(10, 5, 1, 0) == epoch_rows(10, 5, 0, 0)).all()
 
 
 def test_run_then_resume_equals_an_uninterrupted_run(tmp_path, capsys):
@@ -52,6 +53,8 @@ def test_run_then_resume_equals_an_uninterrupted_run(tmp_path, capsys):
         assert (stopped / name).is_file(), name
     assert json.loads((stopped / "config.json").read_text())["steps"] == 3
 
+    with pytest.raises(ConfigError, match="different lr"):
+        main([*TINY, "--steps=6", "--lr=0.1", f"--run-dir={stopped}", "--resume"])
     main([*TINY, "--steps=6", f"--run-dir={stopped}", "--resume"])
     assert "resumed from step 3" in capsys.readouterr().out
     main([*TINY, "--steps=6", f"--run-dir={whole}"])
