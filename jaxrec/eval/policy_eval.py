@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+import numpy as np
 from flax import nnx
 
 from jaxrec.env import EnvState, StoreTables, TimeStep
@@ -59,7 +60,13 @@ def evaluate_policy(
     if not len(goal_indices):
         raise ValueError("evaluate_policy needs at least one goal")
     batch = rollout(tables, agent, goal_indices, key, max_steps=max_steps)
-    rewards = batch.reward.sum(axis=1)  # only the buying step is rewarded
+    # only the buying step is rewarded; -1 marks steps not taken
+    return summarize(batch.reward.sum(axis=1), (batch.action >= 0).sum(axis=1))
+
+
+def summarize(rewards: np.ndarray, steps: np.ndarray) -> dict[str, Any]:
+    """Figures of episodes with final rewards `rewards` after `steps` actions each."""
+    rewards = np.asarray(rewards, np.float64)
     episodes = len(rewards)
     wins = int((rewards == 1.0).sum())
     success_low, success_high = wilson_interval(wins, episodes)
@@ -72,5 +79,5 @@ def evaluate_policy(
         "score_low": score_low,
         "score_high": score_high,
         "episodes": episodes,
-        "mean_steps": float((batch.action >= 0).sum(axis=1).mean()),
+        "mean_steps": float(np.mean(steps)),
     }

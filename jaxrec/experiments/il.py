@@ -78,7 +78,9 @@ def train(
 
     def update(step: int) -> dict[str, float]:
         rows = epoch_rows(len(demos), config.batch, config.seed, step - 1)
-        return {"loss": float(imitation_step(ws.policy, optimizer, take(demo_batch, rows)))}
+        return {
+            "loss": float(imitation_step(ws.policy, optimizer, ws.shard(take(demo_batch, rows))))
+        }
 
     before, after = run_updates(
         ws,

@@ -1,7 +1,8 @@
 """What every training command builds from its config, and the loop they share.
 
 A `Workspace` holds the catalog and its product split, the reference and compiled stores,
-the policy and its tokenizer. `run_updates` is the loop around any update: progress bar,
+the policy and its tokenizer, and the device mesh training runs on (data-parallel over
+every device; one device is the same code). `run_updates` is the loop around any update: progress bar,
 `metrics.jsonl`, periodic held-out evaluation, orbax checkpoints, and exact resume (each
 command makes step `s`'s batch a function of (seed, s) only).
 """
@@ -17,6 +18,7 @@ from typing import Any
 import jax
 import numpy as np
 from flax import nnx
+from jax.sharding import Mesh
 from tqdm import tqdm
 
 from jaxrec.data.cli import catalog_dir
@@ -32,6 +34,7 @@ from jaxrec.models.tokenizer import WebShopTokenizer
 from jaxrec.train.batching import ChoiceBatch, encode_steps
 from jaxrec.train.checkpoint import Checkpointer, restore_params
 from jaxrec.train.demos import ChoiceStep
+from jaxrec.train.parallel import Batch, data_mesh, place, shard_batch
 from jaxrec.webshop.agent_view import MAX_OFFERED, AgentEnv
 from jaxrec.webshop.store import WebShopStore
 
@@ -66,6 +69,7 @@ class Workspace:
     policy: ChoicePolicy
     tokenizer: WebShopTokenizer
     tables: StoreTables
+    mesh: Mesh  # every device: parameters replicated, batches split (`jaxrec.train.parallel`)
 
     @classmethod
     def build(cls, config: RunConfig) -> Workspace:
@@ -82,6 +86,7 @@ class Workspace:
             policy=policy,
             tokenizer=tokenizer,
             tables=tables,
+            mesh=data_mesh(),
         )
 
     @property
@@ -98,6 +103,10 @@ class Workspace:
             action_len=self.config.action_len,
             max_actions=MAX_OFFERED,
         )
+
+    def shard(self, batch: Batch) -> Batch:
+        """A training batch split over the workspace's devices (1 or N: the same code)."""
+        return shard_batch(batch, self.mesh)
 
     def evaluate(self) -> dict[str, Any]:
         """Greedy play of the eval goals in the compiled store; the same key every time, so
@@ -163,6 +172,7 @@ def run_updates(
     """
     config = ws.config
     start, before, figures = 0, None, None
+    place(ws.policy, optimizer, ws.mesh)
     with Checkpointer(run_dir, save_every=config.save_every, max_to_keep=config.keep) as ckpt:
         if resume:
             start = ckpt.restore(model=ws.policy, optimizer=optimizer).data_position
