@@ -26,7 +26,7 @@ setup: $(VENV)/.setup
 setup-dev: $(VENV)/.setup-dev
 
 run: setup
-	$(BIN)/python -m jaxrec.experiments.baselines
+	$(BIN)/python -m jaxrec.experiments.dpo
 
 test: setup-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

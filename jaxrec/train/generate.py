@@ -4,7 +4,8 @@ Both are one rollout: a batched chooser picks an offered-action slot per session
 runs vmapped over sessions inside a `lax.scan` over steps, all under `jit`. Only the
 choices (as indices into the page's full action list), rewards and done flags come back;
 action texts are then named by stepping the reference `AgentEnv` along the same indices,
-which also checks the two stores agree.
+which also checks the two stores agree. `record_rollout` is the same scan that also keeps
+each step's observation, slot and the chooser's aux on device, for PPO.
 
 The oracle is `jaxrec.eval.baselines.oracle_policy` as array logic: take the first search
 candidate; on a results page click the goal product if shown, else `next >` up to page 5,
@@ -26,7 +27,7 @@ import numpy as np
 from flax import struct
 
 from jaxrec.data.store_data import StoreData
-from jaxrec.env import EnvState, StoreTables, TimeStep, observe, reset, step
+from jaxrec.env import EnvState, Observation, StoreTables, TimeStep, observe, reset, step
 from jaxrec.env.layout import OptionLayout, selected_nodes
 from jaxrec.env.state import Act, Page
 from jaxrec.eval.baselines import ORACLE_MAX_PAGES
@@ -35,9 +36,10 @@ from jaxrec.webshop.agent_view import AgentEnv
 from jaxrec.webshop.pages import RESULTS_PER_PAGE
 
 # choose(params, key, states, timesteps) -> (sessions,) int32 slot among the offered
-# actions. States are passed as well as timesteps because scripted choosers (the oracle)
-# read them.
-Chooser = Callable[[Any, jax.Array, EnvState, TimeStep], jax.Array]
+# actions, or (slot, aux) where aux is a pytree of (sessions, ...) arrays the rollout
+# records per step (PPO's log-prob and value of the choice). States are passed as well as
+# timesteps because scripted choosers (the oracle) read them.
+Chooser = Callable[[Any, jax.Array, EnvState, TimeStep], jax.Array | tuple[jax.Array, Any]]
 
 
 class Agent(NamedTuple):
@@ -176,7 +178,19 @@ class Rollout(NamedTuple):
     done: np.ndarray  # (sessions, steps) bool bought at this step or before
 
 
-@functools.partial(jax.jit, static_argnames=("choose", "steps", "render"))
+class Trace(NamedTuple):
+    """A rollout as device arrays, time-major: what `rollout` returns, plus (when recorded)
+    what each choice was made on, for learners that rescore the decisions (PPO)."""
+
+    action: jax.Array  # (steps, sessions) int32 full-list index; -1 where none was taken
+    reward: jax.Array  # (steps, sessions) float32
+    done: jax.Array  # (steps, sessions) bool bought at this step or before
+    aux: Any  # the chooser's aux per step, leaves (steps, sessions, ...); None without aux
+    slot: jax.Array | None = None  # (steps, sessions) int32 chosen slot, when recorded
+    observation: Observation | None = None  # leaves (steps, sessions, ...) seen at the choice
+
+
+@functools.partial(jax.jit, static_argnames=("choose", "steps", "render", "record"))
 def _rollout(
     tables: StoreTables,
     choose: Chooser,
@@ -185,7 +199,8 @@ def _rollout(
     key: jax.Array,
     steps: int,
     render: bool,
-) -> tuple[jax.Array, ...]:
+    record: bool = False,
+) -> Trace:
     sessions = goals.shape[0]
     reset_key, key = jax.random.split(key)
     states, timesteps = jax.vmap(reset, in_axes=(None, 0, 0))(
@@ -198,16 +213,20 @@ def _rollout(
 
     def body(carry, step_key):
         states, timesteps = carry
-        slot = choose(params, step_key, states, timesteps).astype(jnp.int32)
+        choice = choose(params, step_key, states, timesteps)
+        slot, aux = choice if isinstance(choice, tuple) else (choice, None)
+        slot = slot.astype(jnp.int32)
         source = jnp.take_along_axis(
             states.action_source, jnp.clip(slot, 0, states.action_source.shape[1] - 1)[:, None], 1
         )[:, 0]
+        seen = timesteps.observation
         states, timesteps = advance(tables, states, slot)
         taken = jnp.where(timesteps.invalid, -1, source)
-        return (states, timesteps), (taken, timesteps.reward, states.done)
+        out = Trace(taken, timesteps.reward, states.done, aux)
+        return (states, timesteps), out._replace(slot=slot, observation=seen) if record else out
 
-    _, out = jax.lax.scan(body, (states, timesteps), jax.random.split(key, steps))
-    return tuple(jnp.swapaxes(x, 0, 1) for x in out)
+    _, trace = jax.lax.scan(body, (states, timesteps), jax.random.split(key, steps))
+    return trace
 
 
 def rollout(
@@ -224,11 +243,30 @@ def rollout(
     `render=False` skips the observation tokens, for agents that do not read them.
     """
     goals = jnp.asarray(goal_indices, jnp.int32)
-    steps = tables.config.max_steps if max_steps is None else max_steps
-    action, reward, done = jax.device_get(
-        _rollout(tables, agent.choose, agent.params, goals, key, steps, render)
+    trace = _rollout(
+        tables, agent.choose, agent.params, goals, key, _steps(tables, max_steps), render
     )
+    action, reward, done = (np.swapaxes(x, 0, 1) for x in jax.device_get(trace[:3]))
     return Rollout(np.asarray(goals), action, reward, done)
+
+
+def record_rollout(
+    tables: StoreTables,
+    agent: Agent,
+    goals: jax.Array,
+    key: jax.Array,
+    *,
+    max_steps: int | None = None,
+) -> Trace:
+    """`rollout` kept on device and time-major, with each step's rendered observation, chosen
+    slot and the chooser's aux recorded; traceable, so it can sit inside a caller's `jit`."""
+    return _rollout(
+        tables, agent.choose, agent.params, goals, key, _steps(tables, max_steps), True, True
+    )
+
+
+def _steps(tables: StoreTables, max_steps: int | None) -> int:
+    return tables.config.max_steps if max_steps is None else max_steps
 
 
 def to_trajectories(
@@ -296,13 +334,15 @@ def generate_trajectories(
     *,
     max_steps: int | None = None,
     render: bool = True,
+    source: Source = "generated",
 ) -> list[Trajectory]:
     """Self-generated trajectories: run `agent` on the goals in parallel, keep the episodes
-    with reward exactly 1, loops pruned (the paper's self-learning data)."""
+    with reward exactly 1, loops pruned (the paper's self-learning data). `source` labels
+    them (`"oracle"` when the agent is the oracle)."""
     batch = rollout(tables, agent, goal_indices, key, max_steps=max_steps, render=render)
     won = batch.done.any(axis=1) & (batch.reward.max(axis=1) == 1.0)
     kept = []
     for b in np.flatnonzero(won):
-        trajectory, keys = _named(env, batch, int(b), "generated")
+        trajectory, keys = _named(env, batch, int(b), source)
         kept.append(prune_loops(trajectory, keys))
     return kept
