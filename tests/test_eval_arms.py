@@ -13,7 +13,6 @@ from flax import nnx
 
 from jaxrec.env import CompileConfig, StoreTables, compile_store, reset, step
 from jaxrec.eval.arms import Arm, make_arms, mix
-from jaxrec.eval.baselines import oracle_policy, rule_policy, run_episode
 from jaxrec.eval.policy_eval import policy_agent
 from jaxrec.eval.thompson import fixed_arms
 from jaxrec.models.factory import make_policy
@@ -21,6 +20,7 @@ from jaxrec.train.checkpoint import Checkpointer
 from jaxrec.train.generate import rollout, to_trajectories
 from jaxrec.train.imitation import make_optimizer
 from jaxrec.webshop.agent_view import AgentEnv
+from jaxrec.webshop.baselines import oracle_policy, rule_policy, run_episode
 from jaxrec.webshop.store import WebShopStore
 
 MAX_STEPS = 15

@@ -11,7 +11,6 @@ import pytest
 from flax import nnx
 
 from jaxrec.env import CompileConfig, StoreTables, compile_store
-from jaxrec.eval.baselines import oracle_policy, run_episode
 from jaxrec.eval.policy_eval import evaluate_policy, policy_agent
 from jaxrec.models.bert import Bert
 from jaxrec.models.config import BertConfig
@@ -19,6 +18,7 @@ from jaxrec.models.policy import ChoicePolicy
 from jaxrec.train import generate
 from jaxrec.train.generate import oracle_agent, oracle_tables
 from jaxrec.webshop.agent_view import AgentEnv
+from jaxrec.webshop.baselines import oracle_policy, run_episode
 from jaxrec.webshop.store import WebShopStore
 
 MAX_STEPS = 15

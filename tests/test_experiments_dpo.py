@@ -44,6 +44,9 @@ def test_pipeline_files_pairs_and_resume(tmp_path, capsys):
     for name in ("config.json", "metrics.jsonl", "curves.png", "results.json", "il/curves.png"):
         assert (stopped / name).is_file(), name
 
+    # the warm start keeps its own schedule (one save, at its end), not DPO's --save-every=1
+    saved = [p.name for p in (stopped / "il" / "checkpoints").iterdir() if p.name.isdigit()]
+    assert saved == ["2"]
     results = json.loads((stopped / "results.json").read_text())
     assert set(results) >= {"rule", "warm_start", "dpo", "trajectories", "pairs", "seconds"}
     assert results["sources"] == ["oracle"]

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from jaxrec.env import Act, CompileConfig, Page, compile_store
-from jaxrec.eval.baselines import oracle_policy, run_episode
 from jaxrec.train.batching import encode_steps
 from jaxrec.train.demos import oracle_demonstrations
 from jaxrec.train.generate import (
@@ -33,6 +32,7 @@ from jaxrec.train.trajectories import (
     to_jsonl,
 )
 from jaxrec.webshop.agent_view import AgentEnv
+from jaxrec.webshop.baselines import oracle_policy, run_episode
 from jaxrec.webshop.store import WebShopStore
 
 MAX_STEPS = 20

@@ -1,6 +1,6 @@
 """The evaluator's arms as compiled-store agents, mixed so one rollout serves every session.
 
-Built-in arms, the reference baselines of `jaxrec.eval.baselines` as array logic:
+Built-in arms, the reference baselines of `jaxrec.webshop.baselines` as array logic:
 
 - `rule`: the first search candidate (the instruction) on the search page, the first
   result on a results page (`back to search` if it is empty), else `buy now`.

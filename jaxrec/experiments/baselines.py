@@ -21,10 +21,10 @@ from tqdm import tqdm
 from jaxrec.data.cli import add_data_argument, catalog_dir
 from jaxrec.data.splits import split_goals
 from jaxrec.data.store_data import build_store_data
-from jaxrec.eval.baselines import POLICIES, run_episode
 from jaxrec.eval.stats import mean_interval, wilson_interval
 from jaxrec.experiments.run_dir import make_run_dir, write_json
 from jaxrec.webshop.agent_view import AgentEnv
+from jaxrec.webshop.baselines import POLICIES, run_episode
 from jaxrec.webshop.store import WebShopStore
 
 

@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -43,6 +40,7 @@ from tqdm import tqdm
 from jaxrec.data.cli import add_data_argument, catalog_dir
 from jaxrec.data.store_data import StoreData, build_store_data
 from jaxrec.env import CompileConfig, StoreTables, compile_store, reset, step_auto_reset
+from jaxrec.experiments.bench_report import environment, save
 from jaxrec.models.tokenizer import WEBSHOP_TOKENS, WebShopTokenizer
 from jaxrec.models.weights import default_bert_dir
 from jaxrec.webshop.agent_view import AgentEnv, cap_actions
@@ -231,25 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     compiled = _bench_compiled_store(args, data, store, reference["steps_per_second"])
     payload = {
-        "command": "python -m jaxrec.experiments.bench_env " + " ".join(argv or sys.argv[1:]),
-        "machine": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "jax": jax.__version__,
-        "device": str(jax.devices()[0]),
+        **environment("jaxrec.experiments.bench_env", argv),
         "build_seconds": build_seconds,
         "reference": reference,
         "original_steps_per_second": ORIGINAL_STEPS_PER_SECOND,
         **compiled,
     }
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{args.out}.json").write_text(json.dumps(payload, indent=2) + "\n")
-        _plot(payload, Path(f"{args.out}.png"))
-        print(f"wrote {args.out}.json and {args.out}.png")
-    if args.json:
-        print(json.dumps(payload))
+    save(payload, args.out, as_json=args.json, plot=_plot)
     return 0
 
 

@@ -15,12 +15,8 @@ action lengths and step limit. The ratio is evaluator episodes/s over sequential
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -33,6 +29,7 @@ from jaxrec.env import CompileConfig, compile_store
 from jaxrec.eval.arms import Arm, mix
 from jaxrec.eval.online import run_online
 from jaxrec.eval.policy_eval import policy_agent
+from jaxrec.experiments.bench_report import environment, save
 from jaxrec.models.factory import make_policy
 from jaxrec.models.policy import ChoicePolicy, greedy
 from jaxrec.models.tokenizer import WebShopTokenizer
@@ -154,13 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['ratio']:>12.1f}x"
         )
     payload = {
-        "command": "python -m jaxrec.experiments.bench_eval " + " ".join(argv or sys.argv[1:]),
-        "machine": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "jax": jax.__version__,
-        "device": str(jax.devices()[0]),
+        **environment("jaxrec.experiments.bench_eval", argv),
         "model": "tiny" if args.tiny else (args.bert or "MiniLM"),
         "state_len": args.state_len,
         "action_len": args.action_len,
@@ -169,12 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": rows,
         "best_ratio": max(r["ratio"] for r in rows),
     }
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{args.out}.json").write_text(json.dumps(payload, indent=2) + "\n")
-        print(f"wrote {args.out}.json")
-    if args.json:
-        print(json.dumps(payload))
+    save(payload, args.out, as_json=args.json)
     return 0
 
 

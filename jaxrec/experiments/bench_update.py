@@ -30,13 +30,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxrec.experiments.bench_report import environment, save
 from jaxrec.models.bert import Bert
 from jaxrec.models.config import BertConfig
 from jaxrec.models.factory import make_policy
@@ -347,42 +346,10 @@ def _format_row(row: dict) -> str:
     )
 
 
-def _cpu_model() -> str:
-    """`lscpu`'s model name, from /proc/cpuinfo where there is one."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine(config: BenchConfig) -> dict:
-    """Where and with what the figures were taken."""
-    import flax
-    import jaxlib
-    import optax
-
-    info = {
-        "machine": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "flax": flax.__version__,
-        "optax": optax.__version__,
-        "numpy": np.__version__,
-        "jax_device": str(jax.devices()[0]),
-        "jax_backend": jax.default_backend(),
-        # Thread settings from the environment, when set (e.g. a single-threaded comparison).
-        **{
-            name: os.environ[name]
-            for name in ("XLA_FLAGS", "OMP_NUM_THREADS")
-            if name in os.environ
-        },
-    }
+def machine(config: BenchConfig, argv: Sequence[str] | None) -> dict:
+    """Where and with what the figures were taken (PyTorch's side as well)."""
+    info = environment("jaxrec.experiments.bench_update", argv)
+    info |= {"jax_device": info.pop("device"), "jax_backend": jax.default_backend()}
     if config.torch:
         import torch
 
@@ -492,11 +459,8 @@ def parse_config(argv: list[str] | None) -> tuple[BenchConfig, argparse.Namespac
 
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_config(argv)
-    command = "python -m jaxrec.experiments.bench_update " + " ".join(
-        sys.argv[1:] if argv is None else argv
-    )
-    load_before = os.getloadavg()
-    info = machine(config)
+    info = machine(config, argv)
+    command, load_before = info.pop("command"), info.pop("load_average")
     say = (lambda _: None) if args.json else print
     say(
         f"JAX {info['jax_device']} | PyTorch {info.get('torch_device', 'off')} "
@@ -525,14 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{kind}: JAX/PyTorch {entry['ratio_by_batch']} "
             f"(target >= {TARGET_RATIO}x: {'met' if entry['meets_target'] else 'not met'})"
         )
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{out}.json").write_text(json.dumps(payload, indent=2) + "\n")
-        _plot(payload, Path(f"{out}.png"))
-        say(f"wrote {out}.json and {out}.png")
-    if args.json:
-        print(json.dumps(payload))
+    save(payload, args.out, as_json=args.json, plot=_plot)
     return 0
 
 

@@ -23,7 +23,6 @@ BUILD_NOTES.md. `--resume` continues each stage where a killed run stopped.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -36,15 +35,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrec.eval.baselines import rule_policy, run_episode
 from jaxrec.eval.policy_eval import policy_agent, summarize
 from jaxrec.experiments import il
-from jaxrec.experiments.config import add_config_arguments, config_from_args
 from jaxrec.experiments.metrics import plot_metrics, read_metrics
 from jaxrec.experiments.run_dir import make_run_dir, write_json
 from jaxrec.experiments.workspace import (
     RunConfig,
     Workspace,
+    command_main,
     epoch_rows,
     init_policy,
     run_updates,
@@ -58,6 +56,7 @@ from jaxrec.train.generate import Agent, generate_trajectories, oracle_agent, or
 from jaxrec.train.imitation import make_optimizer
 from jaxrec.train.losses import gold_log_probs
 from jaxrec.train.trajectories import Source, Trajectory, choice_steps, read_jsonl, to_jsonl
+from jaxrec.webshop.baselines import rule_policy, run_episode
 
 IL_DIR, TRAJECTORIES, PAIRS, RESULTS = "il", "trajectories.jsonl", "pairs.npz", "results.json"
 
@@ -241,6 +240,7 @@ def train(config: DPOConfig, *, resume: bool = False) -> Path:
 
     before, after = run_updates(
         ws,
+        config,
         optimizer,
         run_dir,
         name="dpo",
@@ -292,16 +292,7 @@ def _evals(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m jaxrec.experiments.dpo", description=__doc__.split("\n")[0]
-    )
-    add_config_arguments(parser, DPOConfig)
-    parser.add_argument(
-        "--resume", action="store_true", help="continue the run in --run-dir where it stopped"
-    )
-    args = parser.parse_args(argv)
-    train(config_from_args(args, DPOConfig), resume=args.resume)
-    return 0
+    return command_main("dpo", __doc__, DPOConfig, train, argv)
 
 
 if __name__ == "__main__":

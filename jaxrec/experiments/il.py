@@ -14,19 +14,18 @@ killed run would have gone. Writes `config.json`, `metrics.jsonl`, `curves.png` 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from jaxrec.experiments.config import add_config_arguments, config_from_args
 from jaxrec.experiments.metrics import plot_metrics
 from jaxrec.experiments.run_dir import make_run_dir
 from jaxrec.experiments.workspace import (
     RunConfig,
     Workspace,
+    command_main,
     epoch_rows,
     init_policy,
     run_updates,
@@ -84,6 +83,7 @@ def train(
 
     before, after = run_updates(
         ws,
+        config,
         optimizer,
         run_dir,
         name="il",
@@ -98,16 +98,7 @@ def train(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m jaxrec.experiments.il", description=__doc__.split("\n")[0]
-    )
-    add_config_arguments(parser, ILConfig)
-    parser.add_argument(
-        "--resume", action="store_true", help="continue from --run-dir's latest checkpoint"
-    )
-    args = parser.parse_args(argv)
-    train(config_from_args(args, ILConfig), resume=args.resume)
-    return 0
+    return command_main("il", __doc__, ILConfig, train, argv)
 
 
 if __name__ == "__main__":

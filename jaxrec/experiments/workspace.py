@@ -9,6 +9,7 @@ command makes step `s`'s batch a function of (seed, s) only).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,14 @@ from jaxrec.data.splits import split_goals
 from jaxrec.data.store_data import StoreData, build_store_data
 from jaxrec.env import CompileConfig, StoreTables, compile_store
 from jaxrec.eval.policy_eval import evaluate_policy, policy_agent
-from jaxrec.experiments.config import ConfigError, load_config, save_config
+from jaxrec.experiments.config import (
+    C,
+    ConfigError,
+    add_config_arguments,
+    config_from_args,
+    load_config,
+    save_config,
+)
 from jaxrec.experiments.metrics import MetricsLog, read_metrics
 from jaxrec.models.factory import make_policy
 from jaxrec.models.policy import ChoicePolicy
@@ -155,6 +163,7 @@ def init_policy(policy: ChoicePolicy, init_from: str | None) -> None:
 
 def run_updates(
     ws: Workspace,
+    config: RunConfig,
     optimizer: nnx.Optimizer,
     run_dir: Path,
     *,
@@ -168,9 +177,10 @@ def run_updates(
     logging its metrics, evaluating at step 0 (if `evaluate_first`), every `eval_every`
     steps and at the end, checkpointing every `save_every` steps and at the end.
 
-    Returns the first and the last evaluation (a resumed run reads those it already made).
+    `config` is the running command's (a pipeline's stages share one workspace but save
+    and evaluate on their own schedules). Returns the first and the last evaluation (a
+    resumed run reads those it already made).
     """
-    config = ws.config
     start, before, figures = 0, None, None
     place(ws.policy, optimizer, ws.mesh)
     with Checkpointer(run_dir, save_every=config.save_every, max_to_keep=config.keep) as ckpt:
@@ -214,3 +224,24 @@ def summary(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
         f"held-out success {change('success', '.1%')}, score {change('score', '.1f')} "
         f"({after['episodes']:.0f} goals)"
     )
+
+
+def command_main(
+    name: str,
+    doc: str,
+    config_class: type[C],
+    train: Callable[..., Path],
+    argv: list[str] | None,
+) -> int:
+    """The command line of a training command: its config's flags, `--config FILE` and
+    `--resume`, then `train(config, resume=...)`."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m jaxrec.experiments.{name}", description=doc.split("\n")[0]
+    )
+    add_config_arguments(parser, config_class)
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --run-dir where it stopped"
+    )
+    args = parser.parse_args(argv)
+    train(config_from_args(args, config_class), resume=args.resume)
+    return 0

@@ -15,6 +15,7 @@ explicit preservation policy: `LatestN(K)` or `BestN(1)`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,6 +27,17 @@ from flax import nnx
 from orbax.checkpoint.checkpoint_managers import AnyPreservationPolicy, BestN, LatestN
 
 CHECKPOINTS = "checkpoints"
+
+
+class _SavesWithoutMetrics(logging.Filter):
+    """Orbax warns on every save without metrics once checkpoints are ranked; ours rank only
+    the evaluated steps by design, so that warning is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "did not provide metrics" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_SavesWithoutMetrics())
 
 
 class TrainPosition(NamedTuple):

@@ -1,6 +1,6 @@
 """Oracle demonstrations from the reference store, as (state, valid actions, gold) steps.
 
-The oracle (`jaxrec.eval.baselines.oracle_policy`) shops each goal perfectly where search
+The oracle (`jaxrec.webshop.baselines.oracle_policy`) shops each goal perfectly where search
 allows; each of its decisions becomes one imitation example in the agent's own terms
 (result clicks named `click[item - title]`, WebShop's 6 + 10-random cap with the gold action
 kept). Only successful episodes are kept, so every gold action leads to reward 1.
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jaxrec.eval.baselines import oracle_policy
 from jaxrec.webshop.agent_view import ITEM_PREFIX, AgentEnv, cap_actions
+from jaxrec.webshop.baselines import oracle_policy
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ action texts are then named by stepping the reference `AgentEnv` along the same 
 which also checks the two stores agree. `record_rollout` is the same scan that also keeps
 each step's observation, slot and the chooser's aux on device, for PPO.
 
-The oracle is `jaxrec.eval.baselines.oracle_policy` as array logic: take the first search
+The oracle is `jaxrec.webshop.baselines.oracle_policy` as array logic: take the first search
 candidate; on a results page click the goal product if shown, else `next >` up to page 5,
 else the first result (or `back to search` on an empty page); on an item page click each
 goal option value not yet selected, then buy; on a sub-page `< prev`. Self-generation (the
@@ -30,9 +30,9 @@ from jaxrec.data.store_data import StoreData
 from jaxrec.env import EnvState, Observation, StoreTables, TimeStep, observe, reset, step
 from jaxrec.env.layout import OptionLayout, selected_nodes
 from jaxrec.env.state import Act, Page
-from jaxrec.eval.baselines import ORACLE_MAX_PAGES
 from jaxrec.train.trajectories import REWARD_TOLERANCE, Source, Trajectory, prune_loops, walk
 from jaxrec.webshop.agent_view import AgentEnv
+from jaxrec.webshop.baselines import ORACLE_MAX_PAGES
 from jaxrec.webshop.pages import RESULTS_PER_PAGE
 
 # choose(params, key, states, timesteps) -> (sessions,) int32 slot among the offered

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from jaxrec.eval.baselines import oracle_policy, random_policy, rule_policy, run_episode
 from jaxrec.eval.stats import mean_interval, wilson_interval
 from jaxrec.experiments.baselines import main as baselines_main
 from jaxrec.webshop.agent_view import AgentEnv
+from jaxrec.webshop.baselines import oracle_policy, random_policy, rule_policy, run_episode
 from jaxrec.webshop.play import play
 from jaxrec.webshop.store import WebShopStore
 
