@@ -90,9 +90,11 @@ def test_a_bad_arm_is_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_eval_smoke_prints_both_rates_and_the_ratio(capsys):
-    assert bench_eval.main(["--smoke", "--json"]) == 0
+def test_bench_eval_smoke_prints_both_rates_and_the_ratio(capsys, tmp_path):
+    assert bench_eval.main(["--smoke", "--json", "--out", str(tmp_path / "eval")]) == 0
     payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert json.loads((tmp_path / "eval.json").read_text()) == payload
+    assert (tmp_path / "eval.png").stat().st_size > 0
     assert payload["sequential"]["episodes_per_second"] > 0
     (row,) = payload["evaluator"]
     assert row["episodes_per_second"] > 0

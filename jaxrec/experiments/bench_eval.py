@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -160,8 +161,31 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": rows,
         "best_ratio": max(r["ratio"] for r in rows),
     }
-    save(payload, args.out, as_json=args.json)
+    save(payload, args.out, as_json=args.json, plot=_plot)
     return 0
+
+
+def _plot(payload: dict, path: Path) -> None:
+    """Episodes/s of the evaluator against B, with the sequential loop's line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rows = payload["evaluator"]
+    ax.plot([r["batch"] for r in rows], [r["episodes_per_second"] for r in rows], marker="o",
+            label="evaluator (compiled store, B sessions per round)")  # fmt: skip
+    ax.axhline(payload["sequential"]["episodes_per_second"], color="k", lw=1,
+               label="sequential loop (reference store)")  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("sessions per round (B)")
+    ax.set_ylabel("episodes per second")
+    ax.set_title(f"evaluator with the {payload['model']} policy ({payload['device']})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,16 @@ and tiny shapes and finishes in seconds.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import jax
 import numpy as np
 from flax import nnx
 
+from jaxrec.experiments.bench_report import environment, save
 from jaxrec.models.bert import Bert
 from jaxrec.models.config import BertConfig
 from jaxrec.models.policy import ChoicePolicy
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--action-len", type=int)
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--dtype", choices=("float32", "bfloat16"))
+    parser.add_argument("--out", help="write OUT.json and OUT.png (states/s against batch)")
     args = parser.parse_args(argv)
 
     defaults = (
@@ -124,22 +125,20 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {
         name: tuple(value) if isinstance(value, list) else value
         for name, value in vars(args).items()
-        if name not in ("json", "smoke") and value is not None
+        if name not in ("json", "smoke", "out") and value is not None
     }
     config = BenchConfig(**{**asdict(defaults), **overrides})
     rows = run(config)
-    device = jax.devices()[0]
-    meta = {
-        "device": f"{device.platform}:{device.device_kind}",
-        "jax": jax.__version__,
-        "cpu_count": os.cpu_count(),
+    payload = {
+        **environment("jaxrec.experiments.bench_policy", argv),
         "config": asdict(config),
+        "results": rows,
     }
+    save(payload, args.out, as_json=args.json, plot=_plot)
     if args.json:
-        print(json.dumps({**meta, "results": rows}, indent=2))
         return
     print(
-        f"device {meta['device']}, jax {meta['jax']}, {meta['cpu_count']} CPUs, "
+        f"device {payload['device']}, jax {payload['jax']}, {payload['cpus']} CPUs, "
         f"dtype {config.dtype}, {config.num_actions} actions x {config.action_len} tokens"
     )
     print(
@@ -150,6 +149,32 @@ def main(argv: list[str] | None = None) -> None:
             f"{row['batch']:>5} {row['state_len']:>9} {row['compile_s']:>9.2f} "
             f"{row['step_s']:>9.4f} {row['states_per_s']:>9.1f} {row['actions_per_s']:>10.1f}"
         )
+
+
+def _plot(payload: dict, path: Path) -> None:
+    """States/s against batch size, one line per state length."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for state_len in sorted({r["state_len"] for r in payload["results"]}):
+        rows = [r for r in payload["results"] if r["state_len"] == state_len]
+        ax.plot([r["batch"] for r in rows], [r["states_per_s"] for r in rows], marker="o",
+                label=f"state {state_len} tokens")  # fmt: skip
+    config = payload["config"]
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch (states)")
+    ax.set_ylabel("states per second (forward)")
+    ax.set_title(
+        f"choice policy forward, {config['num_actions']} actions x {config['action_len']} "
+        f"tokens ({payload['device']})"
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
