@@ -29,15 +29,18 @@ from orbax.checkpoint.checkpoint_managers import AnyPreservationPolicy, BestN, L
 CHECKPOINTS = "checkpoints"
 
 
-class _SavesWithoutMetrics(logging.Filter):
-    """Orbax warns on every save without metrics once checkpoints are ranked; ours rank only
-    the evaluated steps by design, so that warning is noise."""
+class _ExpectedOrbaxWarnings(logging.Filter):
+    """Orbax warns on every save without metrics once checkpoints are ranked (ours rank only
+    the evaluated steps, by design) and on every read-only manager (how `restore_params`
+    opens another run's checkpoints); both are noise here."""
+
+    EXPECTED = ("did not provide metrics", "read_only=True", "is read only")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "did not provide metrics" not in record.getMessage()
+        return not any(text in record.getMessage() for text in self.EXPECTED)
 
 
-logging.getLogger("absl").addFilter(_SavesWithoutMetrics())
+logging.getLogger("absl").addFilter(_ExpectedOrbaxWarnings())
 
 
 class TrainPosition(NamedTuple):
