@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
+from flax import nnx
 
 from jaxrec.data.store_data import StoreData, build_store_data
 from jaxrec.data.synthetic import ensure_default_catalog
 from jaxrec.data.types import Goal, Product
+from jaxrec.models.bert import Bert
+from jaxrec.models.config import BertConfig
+from jaxrec.models.policy import ChoicePolicy
 from jaxrec.models.tokenizer import WEBSHOP_TOKENS, WebShopTokenizer
 from jaxrec.models.weights import default_bert_dir
 
@@ -46,6 +51,14 @@ def tokenizer() -> WebShopTokenizer:
 def synthetic() -> StoreData:
     """The embedded synthetic catalog, as the store sees it."""
     return build_store_data(ensure_default_catalog())
+
+
+@pytest.fixture(scope="module")
+def policy(tokenizer: WebShopTokenizer) -> ChoicePolicy:
+    """A tiny random choice policy over the MiniLM vocabulary (one per test module)."""
+    config = dataclasses.replace(BertConfig.tiny(), vocab_size=len(tokenizer))
+    rngs = nnx.Rngs(0)
+    return ChoicePolicy(Bert(config, rngs=rngs), rngs=rngs)
 
 
 def make_product(asin: str, title: str, **fields) -> Product:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import jax
 import numpy as np
 import pytest
-from flax import nnx
 
 from jaxrec.env import CompileConfig, StoreTables, compile_store
 from jaxrec.eval.policy_eval import evaluate_policy, policy_agent
-from jaxrec.models.bert import Bert
-from jaxrec.models.config import BertConfig
-from jaxrec.models.policy import ChoicePolicy
 from jaxrec.train import generate
 from jaxrec.train.generate import oracle_agent, oracle_tables
 from jaxrec.webshop.agent_view import AgentEnv
@@ -28,13 +23,6 @@ MAX_STEPS = 15
 def tables(synthetic, tokenizer, tmp_path_factory) -> StoreTables:
     config = CompileConfig(state_len=64, action_len=16, max_steps=MAX_STEPS)
     return compile_store(synthetic, tokenizer, config, cache_dir=tmp_path_factory.mktemp("env"))
-
-
-@pytest.fixture(scope="module")
-def policy(tokenizer) -> ChoicePolicy:
-    config = dataclasses.replace(BertConfig.tiny(), vocab_size=len(tokenizer))
-    rngs = nnx.Rngs(0)
-    return ChoicePolicy(Bert(config, rngs=rngs), rngs=rngs)
 
 
 def test_oracle_success_equals_the_reference_oracle(synthetic, tables):

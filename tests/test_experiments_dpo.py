@@ -9,25 +9,15 @@ import jax
 import numpy as np
 import pytest
 
+from jaxrec.experiments.bench_pipeline import SMOKE
 from jaxrec.experiments.dpo import main
 from jaxrec.experiments.metrics import read_metrics
 from jaxrec.models.factory import make_policy
 from jaxrec.train.checkpoint import restore_params
 from jaxrec.train.trajectories import read_jsonl
 
-TINY = [
-    "--tiny",
-    "--source=oracle",
-    "--demo-goals=4",
-    "--eval-goals=2",
-    "--eval-max-steps=6",
-    "--il-steps=2",
-    "--il-batch=4",
-    "--batch=4",
-    "--state-len=48",
-    "--action-len=10",
-    "--save-every=1",
-]
+# the benchmark's smoke config, saving every step and with --steps given per run
+TINY = [a for a in SMOKE if not a.startswith("--steps")] + ["--save-every=1"]
 
 
 def _params(run_dir) -> list[np.ndarray]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,9 +9,6 @@ import pytest
 from flax import nnx
 
 from jaxrec.env import CompileConfig, Observation, StoreTables, compile_store, observe, reset, step
-from jaxrec.models.bert import Bert
-from jaxrec.models.config import BertConfig
-from jaxrec.models.policy import ChoicePolicy
 from jaxrec.train import ppo_rollout
 from jaxrec.train.batching import policy_inputs
 from jaxrec.train.generate import Agent, Trace, record_rollout, rollout
@@ -27,13 +22,6 @@ STEPS, GOALS = 4, [0, 3, 5]
 def tables(synthetic, tokenizer, tmp_path_factory) -> StoreTables:
     config = CompileConfig(state_len=48, action_len=10, max_steps=STEPS)
     return compile_store(synthetic, tokenizer, config, cache_dir=tmp_path_factory.mktemp("env"))
-
-
-@pytest.fixture(scope="module")
-def policy(tokenizer) -> ChoicePolicy:
-    config = dataclasses.replace(BertConfig.tiny(), vocab_size=len(tokenizer))
-    rngs = nnx.Rngs(0)
-    return ChoicePolicy(Bert(config, rngs=rngs), rngs=rngs)
 
 
 def test_recorded_observations_and_log_probs(tables, policy):
