@@ -216,7 +216,10 @@ def train(config: DPOConfig, *, resume: bool = False) -> Path:
     batch = ws.encode(steps)
     pairs = preference_pairs(config, ws, run_dir, batch)
     seconds["trajectories_and_pairs"] = lap()
-    print(f"{len(steps)} preference pairs from {len(trajectories)} {config.source} trajectories")
+    sources = sorted({t.source for t in trajectories})
+    print(
+        f"{len(steps)} preference pairs from {len(trajectories)} {'/'.join(sources)} trajectories"
+    )
 
     optimizer = make_optimizer(ws.policy, config.lr, warmup=config.warmup)
     beta = jnp.float32(config.beta)
@@ -263,7 +266,7 @@ def train(config: DPOConfig, *, resume: bool = False) -> Path:
         "warm_start": before,
         "dpo": after,
         "trajectories": len(trajectories),
-        "sources": sorted({t.source for t in trajectories}),
+        "sources": sources,
         "pairs": len(steps),
         "seconds": seconds | {"total": sum(seconds.values())},
     }
